@@ -34,7 +34,7 @@ namespace detail {
 /// Labels of every row (one per row for multi-class, any number for multi-label).
 template <class S>
 std::vector<std::vector<Index>> row_labels(const Dataset<S>& d) {
-  std::vector<std::vector<Index>> out(std::size_t(d.size()));
+  std::vector<std::vector<Index>> out(static_cast<std::size_t>(d.size()));
   if (!d.labelled()) return out;
   for (Index i = 0; i < d.size(); ++i)
     for (Index k = 0; k < d.num_classes(); ++k)
@@ -48,7 +48,7 @@ inline std::vector<int> stratify(const std::vector<std::vector<Index>>& labels, 
   const std::size_t N = labels.size(), M = fractions.size();
   std::vector<double> want_total(M);
   std::vector<std::vector<double>> want(M, std::vector<double>(std::size_t(K), 0.0));
-  std::vector<std::vector<Index>> rows_of(std::size_t(K));
+  std::vector<std::vector<Index>> rows_of(static_cast<std::size_t>(K));
   std::vector<Index> left(std::size_t(K), 0);
 
   // Visit rows in a seeded random order so ties do not favour low indices.
@@ -133,7 +133,7 @@ std::vector<Fold> stratified_kfold(const Dataset<S>& d, Index k, std::uint64_t s
   Rng rng(seed);
   const auto sub = detail::stratify(detail::row_labels(d), d.num_classes(),
                                     std::vector<double>(std::size_t(k), 1.0 / double(k)), rng);
-  std::vector<Fold> folds(std::size_t(k));
+  std::vector<Fold> folds(static_cast<std::size_t>(k));
   for (std::size_t i = 0; i < sub.size(); ++i)
     for (std::size_t f = 0; f < folds.size(); ++f)
       (int(f) == sub[i] ? folds[f].val : folds[f].train).push_back(Index(i));

@@ -67,7 +67,7 @@ template <std::size_t Position, int ReceivedSize, int ExpectedSize, bool Ok>
 struct layer_size_check {
   static_assert(Ok,
                 "salient::Sequential: the output size of one layer does not match the input size "
-                "of the next (see layer_size_check<position, received, expected> below)");
+                "of the next (the compiler names the spot as layer_size_check<position, received size, expected size, false>)");
   static constexpr bool value = true;
 };
 template <std::size_t Position, Shape Received, Shape Expected, bool Ok>
@@ -106,6 +106,9 @@ const Tensor3<S>& values_of(const SeqBatch<S>& x) { return x.values; }
 template <class S>
 const RowMatrix<S>& values_of(const RowMatrix<S>& x) { return x; }
 
+template <class T, class... L>
+struct rebind_sequential;  // defined after Sequential
+
 }  // namespace detail
 
 template <Layer First, Layer... Rest>
@@ -130,8 +133,9 @@ class Sequential {
   using Layers = std::tuple<First, Rest...>;
   template <std::size_t I>
   using layer_type = std::tuple_element_t<I, Layers>;
+  /// The same architecture with another scalar type (e.g. double for gradient checks).
   template <class T>
-  using rebind = Sequential<typename First::template rebind<T>, typename Rest::template rebind<T>...>;
+  using rebind = typename detail::rebind_sequential<T, First, Rest...>::type;
 
   /// Fixed-size layers: default construction. Any layer can also be passed in (Dynamic sizes).
   Sequential() requires(std::is_default_constructible_v<First> && (std::is_default_constructible_v<Rest> && ...))
@@ -313,5 +317,12 @@ class Sequential {
   typename Acts::data acts_;
   typename Acts::grad grads_acts_;
 };
+
+namespace detail {
+template <class T, class... L>
+struct rebind_sequential {
+  using type = Sequential<typename L::template rebind<T>...>;
+};
+}  // namespace detail
 
 }  // namespace salient
