@@ -242,6 +242,8 @@ TEST_CASE("ts: malformed input gives IoError naming file, line and what was expe
   CHECK(error_of("@classLabel true a\n@data\n1:a\n@dimensions 1\n") ==
         "bad.ts:4: header line '@dimensions 1' after @data (header keys must come before @data)");
   CHECK(error_of("@classLabel true a\n@data\n:a\n") ==
+        "bad.ts:3: channel 1, value 1: expected a number or '?', found an empty value");
+  CHECK(error_of("@classLabel true a\n@data\na\n") ==
         "bad.ts:3: expected at least one channel and a label separated by ':', found 1 field");
   CHECK(error_of("@classLabel true a\n@data\n1,2:a\n1,2,3:4,5,6:a\n") ==
         "bad.ts:4: expected 1 channel and a label separated by ':' (2 fields), found 3 fields");
@@ -302,7 +304,8 @@ TEST_CASE("ts: write_ts round-trips values, NaN, lengths and labels") {
   REQUIRE(back.size() == 2);
   CHECK(back.series[0](2, 0) == d.series[0](2, 0));
   CHECK(back.series[0](0, 1) == d.series[0](0, 1));
-  CHECK(std::isnan(back.series[0](1, 0)));
+  CHECK(std::isnan(back.series[0](1, 1)));
+  CHECK(back.series[0](1, 0) == d.series[0](1, 0));
   CHECK(back.series[1] == d.series[1]);
 
   d.class_names = {"has space", "b"};

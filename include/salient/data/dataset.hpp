@@ -148,10 +148,13 @@ struct Dataset {
       require_shape(s.cols() == C && C >= 1, "Dataset '", name, "': series ", i, " has ", s.cols(),
                     " channels, series 0 has ", C);
     }
-    for (std::size_t a = 0; a < class_names.size(); ++a)
-      for (std::size_t b = a + 1; b < class_names.size(); ++b)
-        require_arg(class_names[a] != class_names[b], "Dataset '", name, "': class name '",
-                    class_names[a], "' appears twice");
+    {  // sorted copy: O(K log K), K can be large for index labels read from files
+      std::vector<std::string> sorted = class_names;
+      std::sort(sorted.begin(), sorted.end());
+      const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+      require_arg(dup == sorted.end(), "Dataset '", name, "': class name '",
+                  dup == sorted.end() ? std::string() : *dup, "' appears twice");
+    }
     if (multi_label) {
       require_arg(K >= 1, "Dataset '", name, "': a multi-label data set needs class names");
       require_shape(targets.rows() == N && targets.cols() == K, "Dataset '", name,

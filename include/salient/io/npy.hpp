@@ -258,13 +258,21 @@ inline NpyArray read_npy_bytes(const std::string& bytes, const std::string& name
   out.shape = h.shape;
   out.dtype = h.descr;
   if (h.count == 0) return out;  // nothing to decode (xtensor would adapt a null buffer)
-  std::istringstream in(detail::canonical_npy_header(h) + bytes.substr(h.data_offset));
+  // Booleans are decoded as bytes: a byte other than 0/1 read as `bool` is undefined behaviour.
+  NpyHeader decode_as = h;
+  if (h.kind == 'b') decode_as.kind = 'u';
+  std::istringstream in(detail::canonical_npy_header(decode_as) + bytes.substr(h.data_offset));
   try {
     switch (h.kind) {
       case 'f':
         h.itemsize == 4 ? detail::decode_npy<float>(in, out) : detail::decode_npy<double>(in, out);
         break;
-      case 'b': detail::decode_npy<bool>(in, out); break;
+      case 'b':
+        detail::decode_npy<unsigned char>(in, out);
+        for (std::size_t i = 0; i < out.values.size(); ++i)
+          if (out.values[i] != 0 && out.values[i] != 1)
+            fail<IoError>(name, ": invalid boolean byte ", out.values[i], " at element ", i, " (expected 0 or 1)");
+        break;
       case 'i':
         if (h.itemsize == 1) detail::decode_npy<signed char>(in, out);
         else if (h.itemsize == 2) detail::decode_npy<std::int16_t>(in, out);
@@ -277,7 +285,9 @@ inline NpyArray read_npy_bytes(const std::string& bytes, const std::string& name
         else if (h.itemsize == 4) detail::decode_npy<std::uint32_t>(in, out);
         else detail::decode_npy<std::uint64_t>(in, out);
     }
-  } catch (const std::exception& e) {
+  } catch (const salient::Error&) {
+    throw;
+  } catch (const std::exception& e) {  // xtensor reports problems as std::runtime_error
     fail<IoError>(name, ": cannot decode the .npy data: ", e.what());
   }
   if (out.values.size() != h.count) fail<IoError>(name, ": decoded ", out.values.size(), " values, expected ", h.count);
