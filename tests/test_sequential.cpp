@@ -130,3 +130,19 @@ TEST_CASE("Sequential: Dense-ReLU-Dense learns two spirals to >= 99% with Adam, 
   CHECK(acc1 >= 0.99);
   CHECK(acc1 == acc2);
 }
+
+TEST_CASE("Sequential: copies and moves keep the run-time sizes and the gradient switch") {
+  using D = Dense<Dynamic, Dynamic>;
+  Sequential<D, ReLU<>, D> a(D(3, 5), ReLU<>(), D(5, 2));
+  a.set_param_grads(false);
+  auto b = a;
+  CHECK(b.output_features() == 2);
+  auto c = std::move(b);
+  CHECK(c.output_features() == 2);
+  a.init(1);
+  c = a;
+  RowMatrix<float> x = RowMatrix<float>::Ones(1, 3);
+  c.forward(x);
+  c.backward(RowMatrix<float>::Ones(1, 2));
+  CHECK(c.grads().cwiseAbs().sum() == 0.0f);  // parameter gradients stay off in the copy
+}

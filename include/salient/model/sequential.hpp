@@ -142,12 +142,18 @@ class Sequential {
   { setup(); }
   explicit Sequential(First first, Rest... rest) : layers_(std::move(first), std::move(rest)...) { setup(); }
 
-  Sequential(const Sequential& o) : layers_(o.layers_), params_(o.params_), grads_(o.grads_) { rebind_all(); }
+  Sequential(const Sequential& o)
+      : layers_(o.layers_), params_(o.params_), grads_(o.grads_), param_grads_(o.param_grads_),
+        out_features_(o.out_features_) {
+    rebind_all();
+  }
   Sequential& operator=(const Sequential& o) {
     if (this != &o) {
       layers_ = o.layers_;
       params_ = o.params_;
       grads_ = o.grads_;
+      param_grads_ = o.param_grads_;
+      out_features_ = o.out_features_;
       rebind_all();
     }
     return *this;
