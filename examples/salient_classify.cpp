@@ -36,6 +36,9 @@
 #include <salient/layers/normalization.hpp>
 #include <salient/layers/pooling.hpp>
 #include <salient/train/fit.hpp>
+#ifdef SALIENT_WITH_MPI
+#include <salient/distributed/mpi.hpp>  // train --distributed (docs/distributed.md)
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -503,7 +506,7 @@ const char* main_help =
 const char* train_help =
     "usage: salient-classify train --train A_TRAIN.ts [--test A_TEST.ts] [--arch NAME] [--epochs N]\n"
     "                              [--batch N] [--lr X] [--seed S] [--threads N] --model-out M.bin\n"
-    "                              [--json PATH] [--quiet]\n"
+    "                              [--json PATH] [--quiet] [--distributed]\n"
     "\n"
     "Fits a classifier on a labelled .ts file. The channel count and the classes come from the file.\n"
     "Each channel is standardised with the mean and standard deviation of the training file; the\n"
@@ -523,6 +526,10 @@ const char* train_help =
     "  --json PATH       write train_accuracy, test_accuracy (with --test), balanced_accuracy,\n"
     "                    epochs_run, train_seconds (and a few more) as JSON\n"
     "  --quiet           no progress lines on stderr\n"
+    "  --distributed     data-parallel over MPI: run as mpirun -np N salient-classify train\n"
+    "                    --distributed ...; every rank reads the same files, takes 1/N of each\n"
+    "                    batch, rank 0 prints and writes the files; --threads defaults to the\n"
+    "                    cores per rank (needs a build with MPI, see docs/distributed.md)\n"
     "\n"
     "Validation rule: when the training file has at least 500 series and at least 50 per class,\n"
     "a stratified 10% is held out and training stops early once the validation loss has not\n"
@@ -588,21 +595,16 @@ bool wants_help(const std::vector<std::string>& a) {
 
 // ---- train --------------------------------------------------------------------------------
 
-int cmd_train(const std::vector<std::string>& argv) {
-  if (wants_help(argv)) {
-    std::cout << train_help;
-    return 0;
-  }
-  const Args a("train", argv,
-               {{"train"}, {"test"}, {"arch"}, {"epochs"}, {"batch"}, {"lr"}, {"seed"}, {"threads"},
-                {"model-out"}, {"json"}, {"quiet", true}});
+/// Training with `coll` (one process unless --distributed); `default_threads` for --threads.
+int train_run(const Args& a, const Collective<S>& coll, int default_threads) {
+  const bool primary = coll.rank == 0;  // prints, writes the model and JSON files
   const std::string train_path = a.str("train"), model_out = a.str("model-out");
   check_output_path(model_out, "model");
   if (a.has("json")) check_output_path(a.str("json"), "JSON");
   const std::string arch = a.str("arch", default_arch);
-  const bool quiet = a.has("quiet");
+  const bool quiet = a.has("quiet") || !primary;
   const auto seed = std::uint64_t(a.integer("seed", 0, 0, (1LL << 62)));
-  const int threads = int(a.integer("threads", 0, 0, 1024));
+  const int threads = int(a.integer("threads", default_threads, 0, 1024));
   const double lr = a.real("lr", 1e-3, 1e-7, 1.0);
   std::optional<AnyModel> model;
   make_model(model, arch, 1, 2);  // reject an unknown name before reading any data
@@ -651,6 +653,7 @@ int cmd_train(const std::vector<std::string>& argv) {
         fo.seed = seed;
         fo.threads = threads;
         fo.verbose = 0;
+        fo.collective = coll;
         // Best-epoch snapshot of the weights AND the BatchNorm running statistics (the trainer's
         // own restore_best_weights restores the flat parameters only).
         using M = std::remove_cvref_t<decltype(m)>;
@@ -679,6 +682,7 @@ int cmd_train(const std::vector<std::string>& argv) {
       },
       *model);
   const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!primary) return 0;  // distributed: rank 0 evaluates and writes
 
   save_model_file(model_out, meta, *model, train.class_names, scaler);
 
@@ -722,6 +726,28 @@ int cmd_train(const std::vector<std::string>& argv) {
   std::cout << "model written to " << model_out << "\n";
   if (a.has("json")) js.write(a.str("json"));
   return 0;
+}
+
+int cmd_train(const std::vector<std::string>& argv) {
+  if (wants_help(argv)) {
+    std::cout << train_help;
+    return 0;
+  }
+  const Args a("train", argv,
+               {{"train"}, {"test"}, {"arch"}, {"epochs"}, {"batch"}, {"lr"}, {"seed"}, {"threads"},
+                {"model-out"}, {"json"}, {"quiet", true}, {"distributed", true}});
+  if (a.has("distributed")) {
+#ifdef SALIENT_WITH_MPI
+    // From here on an error on any rank stops the whole job (MPI_Abort) with a message naming
+    // the rank, so no rank is left waiting in a collective.
+    distributed::Mpi mpi;
+    return mpi.run([&] { return train_run(a, mpi.collective<S>(), mpi.default_threads()); });
+#else
+    usage_fail("train: --distributed needs salient-classify built with MPI (install Open MPI with "
+               "'bash scripts/setup.sh --mpi' and reconfigure; see docs/distributed.md)");
+#endif
+  }
+  return train_run(a, Collective<S>{}, 0);
 }
 
 // ---- evaluate -----------------------------------------------------------------------------
