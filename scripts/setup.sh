@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what salient needs on Debian 12, only when missing (safe to run any number of times).
-#   bash scripts/setup.sh            core: compiler, CMake, Eigen, xtensor, doctest, Google Benchmark
+#   bash scripts/setup.sh            core: compiler, CMake, Eigen, xtensor, doctest, Google Benchmark, xmllint
 #   bash scripts/setup.sh --torch    + libtorch-dev and OpenBLAS (side-by-side benchmarks only)
 #   bash scripts/setup.sh --mpi      + Open MPI (distributed training)
 #   bash scripts/setup.sh --fuzz     + clang and its sanitizer/fuzzer runtime
 #   bash scripts/setup.sh --report   + chromium (screenshot of the HTML report) and xmllint
 set -euo pipefail
 
-packages=(cmake g++ make libeigen3-dev xtensor-dev xtl-dev doctest-dev libbenchmark-dev)
+packages=(cmake g++ make libeigen3-dev xtensor-dev xtl-dev doctest-dev libbenchmark-dev libxml2-utils)
 for arg in "$@"; do
   case "$arg" in
     --torch) packages+=(libtorch-dev libopenblas-dev) ;;
