@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -83,6 +84,36 @@ struct BatchRecord {
 template <Scalar S = float>
 using AnyOptimizer = std::variant<Adam<S>, AdamW<S>, SGD<S>>;
 
+/// Hooks through which a group of processes makes fit() data-parallel across processes
+/// (salient/distributed/mpi.hpp fills them from an MPI communicator; the core library knows
+/// nothing of MPI). The default, size 1, is single-process training and changes nothing.
+/// With size P > 1 every process must run fit() with the same data, options and model
+/// architecture; then
+///  * at the start the parameters, optimizer state and trainer state of process 0 are
+///    broadcast;
+///  * process p takes the contiguous part split_range(B, P, p) of every global batch (and
+///    splits it over its own threads); the loss gradient is scaled by the global batch weight,
+///    so the sum over processes is the full-batch gradient;
+///  * the flat gradient buffer (plus the step's loss and correct count) is summed with one
+///    `sum` call per step, and every process takes the same optimizer step;
+///  * validation batch i is run by process i mod P, the training scores and validation logits
+///    are summed (zeros elsewhere: exact), so metrics are the same on every process;
+///  * stopping, early-stopping and schedule state are decided on process 0 and broadcast once
+///    per epoch (with a checksum of the parameters: a process whose weights differ stops the
+///    job with an error); an on_batch_end stop is broadcast from process 0;
+///  * only process 0 prints progress and writes checkpoints (Trainer::save).
+template <Scalar S = float>
+struct Collective {
+  int rank = 0;  ///< this process, 0 .. size-1
+  int size = 1;  ///< number of processes
+  /// Element-wise sum over all processes, in place; every process must receive the same bits.
+  std::function<void(std::span<S>)> sum;
+  /// Overwrite with the values of process 0.
+  std::function<void(std::span<S>)> broadcast;
+  std::function<void(std::span<double>)> broadcast_f64;
+  bool active() const { return size > 1; }
+};
+
 template <Scalar S = float>
 struct FitOptions {
   Index epochs = 10;
@@ -118,6 +149,9 @@ struct FitOptions {
   int verbose = 1;           ///< 0 quiet, 1 progress
   ProgressStyle progress = ProgressStyle::Auto;
   std::ostream* out = nullptr;  ///< progress stream (nullptr = std::cout)
+
+  /// Data parallelism across processes (see Collective; default: one process).
+  Collective<S> collective;
 };
 
 /// Class weights N / (K · n_k) (scikit-learn's "balanced"); 0 for an absent class.
@@ -215,16 +249,18 @@ void to_probabilities(const RowMatrix<S>& logits, bool multi_label, Eigen::Ref<R
 }
 
 /// Logits of every row of `d`, batch i on worker i mod W (thread-count independent results).
+/// With ranks > 1 only batches b ≡ rank (mod ranks) are run, the other rows are 0.
 template <class Model, class S>
 RowMatrix<S> predict_logits(DataParallel<Model>& dp, std::vector<Workspace<Model>>& ws,
-                            const data::Dataset<S>& d, Index batch_size) {
+                            const data::Dataset<S>& d, Index batch_size, int rank = 0, int ranks = 1) {
   dp.sync();
   const Index N = d.size(), K = dp.primary().output_features(), nb = (N + batch_size - 1) / batch_size;
   RowMatrix<S> out(N, K);
+  if (ranks > 1) out.setZero();
   const int W = dp.workers();
   dp.pool().run([&](int w) {
     auto& s = ws[std::size_t(w)];
-    for (Index b = w; b < nb; b += W) {
+    for (Index b = rank + Index(w) * ranks; b < nb; b += Index(W) * ranks) {
       const Index lo = b * batch_size, hi = std::min(N, lo + batch_size);
       s.rows.resize(std::size_t(hi - lo));
       std::iota(s.rows.begin(), s.rows.end(), lo);
@@ -323,18 +359,29 @@ class Trainer {
       schedule_.begin(base_lr_, opt_.epochs);
       begun_ = true;
     }
-    const Index W = std::min<Index>(resolve_threads(opt_.threads), opt_.batch_size);
+    const auto& coll = opt_.collective;
+    const bool dist = coll.active();
+    if (dist) {
+      require_arg(coll.rank >= 0 && coll.rank < coll.size, "fit: collective rank ", coll.rank, " is not in [0, ",
+                  coll.size, ")");
+      require_arg(bool(coll.sum) && bool(coll.broadcast) && bool(coll.broadcast_f64),
+                  "fit: a collective of ", coll.size, " processes needs its sum and broadcast functions");
+    }
+    // Threads are capped at the rows this process gets of a full batch (= batch_size alone).
+    const Index rows_here = dist ? split_range(opt_.batch_size, coll.size, 0).second : opt_.batch_size;
+    const Index W = std::min<Index>(resolve_threads(opt_.threads), rows_here);
     if (!dp_ || dp_->workers() != W) {
       dp_ = std::make_unique<DataParallel<Model>>(*model_, int(W));
       ws_.assign(std::size_t(W), {});
       partial_.assign(std::size_t(W), 0.0);
     }
     const Index eval_bs = opt_.eval_batch_size > 0 ? opt_.eval_batch_size : std::max<Index>(opt_.batch_size, 256);
+    if (dist) sync_from_primary();
 
     std::vector<Index> lengths(std::size_t(train->size()));
     for (Index i = 0; i < train->size(); ++i) lengths[std::size_t(i)] = train->length(i);
     const Index K = train->num_classes();
-    Progress progress(opt_.verbose, opt_.out, opt_.progress);
+    Progress progress(is_primary() ? opt_.verbose : 0, opt_.out, opt_.progress);
     History h;
     if (opt_.early_stopping) h.monitor = opt_.early_stopping->monitor;
     bool stop = false;
@@ -372,14 +419,14 @@ class Trainer {
           seen.insert(seen.end(), idx.begin(), idx.end());
           loss_sum += br.loss * double(idx.size());
           loss_n += Index(idx.size());
-          correct += count_correct(*train, idx, scores, base, ml);
+          correct += dist ? last_correct_ : count_correct(*train, idx, scores, base, ml);
         }
         ++rec.batches;
         br.running_loss = loss_n ? loss_sum / double(loss_n) : EpochRecord::nan;
         NamedValues running{{"loss", br.running_loss}};
         running.emplace_back(ml ? "subset_accuracy" : "accuracy", loss_n ? double(correct) / double(loss_n) : 0.0);
         progress.batch_end(bi + 1, running);
-        if (opt_.on_batch_end && opt_.on_batch_end(br)) {
+        if (opt_.on_batch_end && decide(opt_.on_batch_end(br))) {
           stop = true;
           h.stop_reason = detail::concat("on_batch_end callback at epoch ", e + 1, ", batch ", bi + 1);
           break;
@@ -387,12 +434,16 @@ class Trainer {
       }
       // Epoch figures.
       rec.loss = loss_n ? loss_sum / double(loss_n) : EpochRecord::nan;
+      if (dist && !seen.empty()) {  // each process filled the rows of its shards, zeros elsewhere
+        auto top = scores.topRows(Index(seen.size()));
+        coll.sum(std::span<S>(top.data(), std::size_t(top.size())));
+      }
       if (!seen.empty()) {
         rec.train = detail::metrics_of_rows<S>(scores.topRows(Index(seen.size())), *train, seen, ml, opt_.thresholds);
         rec.train.loss = rec.loss;
       }
       if (val) {
-        const RowMatrix<S> logits = detail::predict_logits(*dp_, ws_, *val, eval_bs);
+        const RowMatrix<S> logits = logits_of(*val, eval_bs);
         RowMatrix<S> probs(logits.rows(), logits.cols());
         detail::to_probabilities<S>(logits, ml, probs);
         rec.has_validation = true;
@@ -412,6 +463,14 @@ class Trainer {
         stop = true;
         if (h.stop_reason.empty()) h.stop_reason = detail::concat("on_epoch_end callback after epoch ", e + 1);
       }
+      if (dist) {  // process 0 decides; every process continues or stops with it
+        const bool agreed = agree_after_epoch(e, stop);
+        if (agreed && !stop) h.stop_reason = detail::concat("stopped by process 0 after epoch ", e + 1);
+        if (!agreed) h.stop_reason.clear();
+        stop = agreed;
+        h.best_epoch = es_best_epoch_;
+        h.best_value = es_best_;
+      }
     }
     h.stopped_early = stop && epoch_ < opt_.epochs;
     if (opt_.early_stopping && opt_.early_stopping->restore_best_weights && best_params_.size() == model_->num_params()) {
@@ -421,7 +480,7 @@ class Trainer {
                                       opt_.early_stopping->monitor, " = ", es_best_, ")"));
     }
     if (ml && opt_.tune_thresholds && val) {
-      const RowMatrix<S> logits = detail::predict_logits(*dp_, ws_, *val, eval_bs);
+      const RowMatrix<S> logits = logits_of(*val, eval_bs);
       RowMatrix<S> probs(logits.rows(), logits.cols());
       detail::to_probabilities<S>(logits, true, probs);
       tuned_ = tune_thresholds(probs, val->targets);
@@ -442,9 +501,13 @@ class Trainer {
     extra.progress = std::move(p);
     return io::make_checkpoint(*model_, std::move(extra));
   }
+  /// Writes the checkpoint; across processes (options().collective) only process 0 writes.
   void save(const std::string& path, io::SaveOptions<S> extra = {}) const {
+    if (!is_primary()) return;
     io::write_checkpoint(path, checkpoint(std::move(extra)));
   }
+  /// False on every process but 0 of a collective (those print nothing and write no checkpoint).
+  bool is_primary() const { return opt_.collective.rank == 0; }
   /// Continue a run from a checkpoint: weights, optimizer state (must be the same optimizer
   /// kind), epoch, seed, schedule and early-stopping state. IoError naming `source` otherwise.
   void resume(const io::Checkpoint<S>& c, const std::string& source = "checkpoint") {
@@ -528,16 +591,24 @@ class Trainer {
   double step(const data::Dataset<S>& d, const std::vector<Index>& idx, Eigen::Ref<RowMatrix<S>> probs, bool ml) {
     auto& dp = *dp_;
     const int W = dp.workers();
+    const auto& coll = opt_.collective;
+    const bool dist = coll.active();
     const Index B = Index(idx.size());
     const std::span<const Index> all(idx.data(), idx.size());
     const double total = weight_of(d, all, ml);
     require_arg(total > 0, "fit: the class weights of a batch sum to 0");
-    dp.pool().run([&](int w) {
+    // This process's rows of the batch: [r0, r0 + Bp) (the whole batch on one process).
+    const auto [r0, r1] = dist ? split_range(B, coll.size, coll.rank) : std::pair<Index, Index>{0, B};
+    const Index Bp = r1 - r0;
+    if (dist) probs.setZero();  // rows of other processes: 0, so the epoch's sum is exact
+    const auto work = [&](int w) {
       dp.sync_worker(w);
       Model& m = dp.replica(w);
       m.zero_grad();
       partial_[std::size_t(w)] = 0.0;
-      const auto [lo, hi] = split_range(B, W, w);
+      auto [lo, hi] = split_range(Bp, W, w);
+      lo += r0;
+      hi += r0;
       if (hi <= lo) return;
       auto& s = ws_[std::size_t(w)];
       const auto rows = all.subspan(std::size_t(lo), std::size_t(hi - lo));
@@ -551,10 +622,38 @@ class Trainer {
       s.dlogits *= S(r);
       partial_[std::size_t(w)] = r * l;
       m.backward(s.dlogits);
-    });
-    dp.reduce_grads();
+    };
     double loss = 0;
-    for (double p : partial_) loss += p;
+    if (!dist) {
+      dp.pool().run(work);
+      dp.reduce_grads();
+      for (double p : partial_) loss += p;
+    } else {
+      // Every process must reach the all-reduce: a local numeric failure becomes a NaN loss
+      // that every process sees after the sum (and the local message is kept for this one).
+      std::string local_error;
+      try {
+        dp.pool().run(work);
+        dp.reduce_grads();
+        for (double p : partial_) loss += p;
+      } catch (const NumericError& err) {
+        local_error = err.what();
+        loss = std::numeric_limits<double>::quiet_NaN();
+      }
+      const Index n = model_->num_params();
+      stage_.resize(n + 2);
+      stage_.head(n) = model_->grads();
+      stage_[n] = S(loss);
+      stage_[n + 1] = S(count_correct(d, std::vector<Index>(idx.begin() + r0, idx.begin() + r1), probs, r0, ml));
+      coll.sum(std::span<S>(stage_.data(), std::size_t(stage_.size())));
+      model_->grads() = stage_.head(n);
+      loss = double(stage_[n]);
+      last_correct_ = Index(std::llround(double(stage_[n + 1])));
+      if (!std::isfinite(loss)) {
+        if (!local_error.empty()) fail<NumericError>(local_error);
+        fail<NumericError>("non-finite loss (", loss, ", from another process)");
+      }
+    }
     if (!std::isfinite(loss)) fail<NumericError>("non-finite loss (", loss, ")");
     auto g = model_->grads();
     if (!g.allFinite()) {
@@ -567,7 +666,8 @@ class Trainer {
     return loss;
   }
 
-  Index count_correct(const data::Dataset<S>& d, const std::vector<Index>& idx, const RowMatrix<S>& scores,
+  template <class Scores>
+  Index count_correct(const data::Dataset<S>& d, const std::vector<Index>& idx, const Scores& scores,
                       Index base, bool ml) const {
     Index c = 0;
     const Index K = scores.cols();
@@ -631,6 +731,90 @@ class Trainer {
     return false;
   }
 
+  // ---- across processes (opt_.collective) ------------------------------------------------
+
+  /// Validation / threshold-tuning logits: batch i on process i mod P, then summed (exact).
+  RowMatrix<S> logits_of(const data::Dataset<S>& d, Index eval_bs) {
+    const auto& c = opt_.collective;
+    if (!c.active()) return detail::predict_logits(*dp_, ws_, d, eval_bs);
+    RowMatrix<S> logits = detail::predict_logits(*dp_, ws_, d, eval_bs, c.rank, c.size);
+    c.sum(std::span<S>(logits.data(), std::size_t(logits.size())));
+    return logits;
+  }
+
+  /// Process 0's decision (a no-op on one process).
+  bool decide(bool local) {
+    const auto& c = opt_.collective;
+    if (!c.active()) return local;
+    double v = local ? 1.0 : 0.0;
+    c.broadcast_f64(std::span<double>(&v, 1));
+    return v != 0.0;
+  }
+
+  /// FNV-1a over the raw bytes of the parameters, as two 32-bit halves (exact in a double).
+  std::pair<double, double> param_hash() const {
+    const auto p = model_->params();
+    const auto* b = reinterpret_cast<const unsigned char*>(p.data());
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < std::size_t(p.size()) * sizeof(S); ++i) h = (h ^ b[i]) * 1099511628211ULL;
+    return {double(h >> 32), double(h & 0xffffffffULL)};
+  }
+
+  /// Start of a distributed fit: parameters, optimizer state, epoch, trainer state and best
+  /// weights of process 0 on every process.
+  void sync_from_primary() {
+    const auto& c = opt_.collective;
+    auto p = model_->params();
+    c.broadcast(std::span<S>(p.data(), std::size_t(p.size())));
+    std::vector<double> st = state_vector();
+    const std::size_t k = st.size();
+    st.push_back(double(epoch_));
+    st.push_back(double(best_params_.size()));
+    std::visit(
+        [&](auto& o) {
+          st.push_back(double(o.steps));
+          for (auto* v : o.state()) st.push_back(double(v->size()));
+        },
+        opt_.optimizer);
+    c.broadcast_f64(st);
+    set_state_vector(std::vector<double>(st.begin(), st.begin() + std::ptrdiff_t(k)), "process 0");
+    epoch_ = Index(st[k]);
+    best_params_.resize(Index(st[k + 1]));
+    if (best_params_.size() > 0) c.broadcast(std::span<S>(best_params_.data(), std::size_t(best_params_.size())));
+    std::visit(
+        [&](auto& o) {
+          o.steps = static_cast<decltype(o.steps)>(st[k + 2]);
+          std::size_t j = k + 3;
+          for (auto* v : o.state()) {
+            v->resize(Index(st[j++]));
+            if (v->size() > 0) c.broadcast(std::span<S>(v->data(), std::size_t(v->size())));
+          }
+        },
+        opt_.optimizer);
+  }
+
+  /// End of a distributed epoch: process 0's stop decision and trainer state on every process,
+  /// and a check that every process holds the same weights. Returns the agreed stop flag.
+  bool agree_after_epoch(Index e, bool stop) {
+    const auto& c = opt_.collective;
+    const auto [h1, h2] = param_hash();
+    std::vector<double> st = state_vector();
+    st.push_back(stop ? 1.0 : 0.0);
+    st.push_back(h1);
+    st.push_back(h2);
+    c.broadcast_f64(st);
+    if (st[st.size() - 2] != h1 || st[st.size() - 1] != h2)
+      fail<NumericError>("fit: process ", c.rank, " of ", c.size, ": after epoch ", e + 1,
+                         " its weights differ from those of process 0 (the collective sum did not give every "
+                         "process the same bits, or the processes were not given the same data and options)");
+    const bool agreed = st[st.size() - 3] != 0.0;
+    st.resize(st.size() - 3);
+    set_state_vector(st, "process 0");
+    if (opt_.early_stopping && opt_.early_stopping->restore_best_weights && es_best_epoch_ == e)
+      best_params_ = model_->params();
+    return agreed;
+  }
+
   // Trainer state for checkpoints: layout version, begun, base lr, early-stopping best / best
   // epoch / wait, then the schedule's state.
   std::vector<double> state_vector() const {
@@ -657,6 +841,8 @@ class Trainer {
   std::unique_ptr<DataParallel<Model>> dp_;
   std::vector<detail::Workspace<Model>> ws_;
   std::vector<double> partial_;
+  Vector<S> stage_;        // across processes: gradients, loss and correct count of a step
+  Index last_correct_ = 0;  // across processes: correct predictions of the last step (all shards)
   SoftmaxCrossEntropy ce_;
   SigmoidBinaryCrossEntropy bce_;
   LrSchedule schedule_;
