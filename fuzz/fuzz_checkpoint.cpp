@@ -1,8 +1,7 @@
 // libFuzzer target for the checkpoint loader (salient/io/checkpoint.hpp).
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include -I /usr/include/eigen3 \
-//           fuzz/fuzz_checkpoint.cpp -o fuzz_checkpoint
-//   scripts/fuzz_checkpoint.sh [seconds]      (builds, makes a seed corpus, runs)
+//   scripts/fuzz.sh (all targets; seeds include a model it trains and saves, fuzz/make_seeds.cpp)
+//   scripts/fuzz_checkpoint.sh [seconds]      (this target alone, Dense seeds)
 //
 // The first input byte selects a mode; the rest is the file:
 //   bit 0 set: before parsing, rewrite the declared file size and the trailing CRC so that they
@@ -10,45 +9,14 @@
 //              parser would never be explored;
 //   bit 1 set: parse as f64 parameters instead of f32.
 // The loader may only ever throw salient::IoError; anything else (another exception, a crash,
-// a leak, undefined behaviour, an allocation beyond -rss_limit_mb) is a finding.
-#include <salient/io/checkpoint.hpp>
-#include <salient/layers/dense.hpp>
-#include <salient/model/sequential.hpp>
-
-#include <cstddef>
-#include <cstdint>
-#include <vector>
-
-namespace {
-
-template <class S>
-void load(const std::vector<unsigned char>& bytes) {
-  try {
-    const auto c = salient::io::parse_checkpoint<S>(bytes, "fuzz-input");
-    // Also exercise the model-side checks on what parsed.
-    salient::Sequential<salient::Dense<2, 3, S>> model;
-    try {
-      salient::io::apply_checkpoint(c, model, "fuzz-input");
-    } catch (const salient::IoError&) {
-    }
-  } catch (const salient::IoError&) {
-  }
-}
-
-}  // namespace
+// a leak, undefined behaviour, an allocation beyond -rss_limit_mb) is a finding. What parses is
+// applied to a Dense model and to the LSTM classifier scripts/fuzz.sh trains and saves as a
+// seed (fuzz/make_seeds.cpp); a model that accepted the parameters runs one forward pass.
+// The body is salient::fuzz::checkpoint (harness.hpp, shared with the regression test).
+#include "harness.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 1) return 0;
-  const std::uint8_t mode = data[0];
-  std::vector<unsigned char> b(data + 1, data + size);
-  if ((mode & 1) && b.size() >= salient::io::checkpoint_header_bytes + 4) {
-    const std::uint64_t n = b.size();
-    for (int i = 0; i < 8; ++i) b[16 + std::size_t(i)] = static_cast<unsigned char>(n >> (8 * i));
-    const std::uint32_t crc = salient::io::crc32(std::span<const unsigned char>(b.data(), b.size() - 4));
-    for (int i = 0; i < 4; ++i) b[b.size() - 4 + std::size_t(i)] = static_cast<unsigned char>(crc >> (8 * i));
-  }
-  if (mode & 2) load<double>(b);
-  else load<float>(b);
+  salient::fuzz::checkpoint(data, size);
   return 0;
 }
 

@@ -363,12 +363,16 @@ TEST_CASE("fit: callbacks can stop training") {
 TEST_CASE("fit: a non-finite loss stops training with the epoch and batch, or is skipped") {
   auto train = test::toy_multiclass(40, 1);
   train.series[9](2, 1) = std::numeric_limits<float>::quiet_NaN();  // row 9: batch 3 of 4-sample batches
-  // (ReLU maps NaN to 0, so the logits stay finite and the first layer's gradient is NaN)
+  // (Sequential::forward refuses non-finite inputs, naming the sample in the batch and the
+  // flattened feature 2·C + 1 = 5; without that check ReLU would map NaN to 0 and only the first
+  // layer's gradient would be NaN)
   Model m;
   m.init(1);
   auto o = quiet(3, 4);
   o.shuffle = false;
-  CHECK_THROWS_WITH_AS(fit(m, train, o), Contains("fit: epoch 1/3, batch 3/10: non-finite gradient (parameter "),
+  CHECK_THROWS_WITH_AS(fit(m, train, o),
+                       Contains("fit: epoch 1/3, batch 3/10: Sequential[Dense<8,16>, ReLU, Dense<16,3>]: input sample 1, "
+                                "feature 5 is nan"),
                        NumericError);
 
   // Two workers: the error is the same.

@@ -32,11 +32,19 @@ template <Scalar S>
 Batch<S> make_batch(const Dataset<S>& d, std::span<const Index> indices) {
   require_arg(!indices.empty(), "make_batch: no indices given");
   Index T = 0;
+  const Index C = d.channels();
   for (Index i : indices) {
     require_arg(i >= 0 && i < d.size(), "make_batch: index ", i, " outside [0, ", d.size(), ")");
+    // The copy below reads C values per step: a series with fewer channels would be read past
+    // its end, an empty one would give a length outside [1, T] (Dataset::validate checks both
+    // for the whole set; these checks cover the rows used, for data sets built by hand).
+    const auto& s = d.series[std::size_t(i)];
+    require_shape(s.rows() >= 1, "make_batch: series ", i, " of '", d.name, "' is empty");
+    require_shape(s.cols() == C, "make_batch: series ", i, " of '", d.name, "' has ", s.cols(),
+                  " channels, series 0 has ", C);
     T = std::max(T, d.length(i));
   }
-  const Index B = Index(indices.size()), C = d.channels();
+  const Index B = Index(indices.size());
   Batch<S> out;
   out.x = SeqBatch<S>(T, B, C);  // zero-filled, so padding is 0
   out.indices.assign(indices.begin(), indices.end());

@@ -28,6 +28,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -535,13 +536,20 @@ void save_model(const std::string& path, const Model& model, SaveOptions<S> extr
 }
 
 /// Check that a checkpoint fits a model (same signature and parameter count) and copy its
-/// parameters into it. IoError naming `file` and both architectures otherwise.
+/// parameters into it. IoError naming `file` and both architectures otherwise, and IoError for
+/// a NaN or Inf parameter (the model is then left unchanged): a checksum only proves the file
+/// is the one that was written, and a model with a non-finite weight would give non-finite or
+/// meaningless outputs for every input.
 template <class Model, class S = typename Model::scalar_type>
 void apply_checkpoint(const Checkpoint<S>& c, Model& model, const std::string& file) {
   const std::string arch = architecture_of(model);
   if (c.architecture != arch || c.num_params != model.num_params())
     fail<IoError>(file, ": architecture mismatch: the checkpoint holds '", c.architecture, "' (", c.num_params,
                   " parameters), the model is '", arch, "' (", model.num_params(), " parameters)");
+  for (Index i = 0; i < c.params.size(); ++i)
+    if (!std::isfinite(c.params[i]))
+      fail<IoError>(file, ": parameter ", i, " of ", c.params.size(), " is ", c.params[i],
+                    "; refusing to load non-finite weights");
   model.params() = c.params;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -212,6 +213,16 @@ class Sequential {
 
   /// Forward pass. Keeps a copy of the input and every layer output (for backward and for
   /// attribution). Returns the model output (valid until the next forward).
+  ///
+  /// Checks the input first: ShapeError for a wrong channel / feature count or lengths outside
+  /// [1, T]; NumericError naming the sample, step and channel for a NaN or Inf at a valid step
+  /// (padded steps may hold anything). Layers would otherwise turn NaN into plausible-looking
+  /// outputs (ReLU maps NaN to 0), so a missing value could silently change a prediction.
+  ///
+  /// Thread safety: the layers cache activations for backward, so one Sequential object runs one
+  /// forward/backward at a time. Concurrent inference uses one copy per thread (copies are deep
+  /// and cheap next to a forward pass); reading a const model (copying it, name(), params()) from
+  /// several threads is safe while no thread modifies it.
   const Output& forward(const Input& x, Mode mode = Mode::Inference) {
     check_input(x);
     input_ = x;
@@ -284,11 +295,28 @@ class Sequential {
       x.validate();
       if (f >= 0 && x.features() != f)
         fail<ShapeError>(name(), ": input has ", x.features(), " channels, the model expects ", f);
+      if (!all_finite(x)) {  // valid steps only: padding may hold anything
+        for (Index b = 0; b < x.batch(); ++b)
+          for (Index t = 0; t < x.length(b); ++t)
+            for (Index c = 0; c < x.features(); ++c)
+              if (!std::isfinite(x(t, b, c)))
+                fail<NumericError>(name(), ": input sample ", b, ", step ", t, ", channel ", c, " is ",
+                                   x(t, b, c), non_finite_hint);
+      }
     } else {
       if (f >= 0 && x.cols() != f)
         fail<ShapeError>(name(), ": input has ", x.cols(), " features, the model expects ", f);
+      if (!x.allFinite()) {
+        for (Index b = 0; b < x.rows(); ++b)
+          for (Index c = 0; c < x.cols(); ++c)
+            if (!std::isfinite(x(b, c)))
+              fail<NumericError>(name(), ": input sample ", b, ", feature ", c, " is ", x(b, c), non_finite_hint);
+      }
     }
   }
+  static constexpr const char* non_finite_hint =
+      "; the model needs finite inputs (impute missing values first, e.g. read with "
+      "data::MissingPolicy::impute_series_mean)";
 
   template <std::size_t I>
   const auto& input_of() const {

@@ -598,7 +598,9 @@ class Trainer {
     const double total = weight_of(d, all, ml);
     require_arg(total > 0, "fit: the class weights of a batch sum to 0");
     // This process's rows of the batch: [r0, r0 + Bp) (the whole batch on one process).
-    const auto [r0, r1] = dist ? split_range(B, coll.size, coll.rank) : std::pair<Index, Index>{0, B};
+    // Plain variables, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const std::pair<Index, Index> rank_rows = dist ? split_range(B, coll.size, coll.rank) : std::pair<Index, Index>{0, B};
+    const Index r0 = rank_rows.first, r1 = rank_rows.second;
     const Index Bp = r1 - r0;
     if (dist) probs.setZero();  // rows of other processes: 0, so the epoch's sum is exact
     const auto work = [&](int w) {

@@ -133,7 +133,10 @@ class DataParallel {
   using S = typename Model::scalar_type;
 
   DataParallel(Model& primary, int threads) : primary_(&primary), pool_(resolve_threads(threads)) {
-    if (pool_.size() > 1) Eigen::setNbThreads(1);  // one pool only: no oversubscription
+    // One pool only: no oversubscription. Eigen keeps the setting in a global, so write it only
+    // when it differs (without OpenMP it is always 1): concurrent trainers / evaluate() calls
+    // on separate models then share no written state (ThreadSanitizer-clean).
+    if (pool_.size() > 1 && Eigen::nbThreads() != 1) Eigen::setNbThreads(1);
     replicas_.reserve(std::size_t(pool_.size() - 1));
     for (int w = 1; w < pool_.size(); ++w) replicas_.push_back(primary);
   }
